@@ -430,8 +430,14 @@ def _read_x_and_labels(path):
 
 
 def _loadmat(path):
-    with open(path, "rb") as file:
-        head = file.read(1024).lstrip().lower()
+    try:
+        with open(path, "rb") as file:
+            head = file.read(1024).lstrip().lower()
+    except OSError as error:
+        raise DataError(
+            f"cannot be read ({_describe(error)}); check the path and its permissions"
+        ) from error
+
     # scipy reports an HTML page as an obscure IndexError; name it instead.
     if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
         _raise_unreadable("it looks like an HTML web page, e.g. a Dropbox error page")
@@ -789,7 +795,8 @@ def _load_auto(cache_dir, *, verbose, download):
         why = "downloading is switched off (download=False)"
     else:
         try:
-            return load_cifar10_gist(cache_dir, progress=verbose)
+            # One short attempt: "auto" must fall back quickly in an offline classroom.
+            return load_cifar10_gist(cache_dir, progress=verbose, retries=1, timeout=10)
         except DownloadError as error:
             why = f"could not be downloaded ({error.reason})"
     if verbose:

@@ -45,6 +45,11 @@ class LSH(TransformerMixin, BaseEstimator):
         self.n_bits = n_bits
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = []  # output is bool codes, not floats
+        return tags
+
     def fit(self, X, y=None):
         """Draw the hyperplanes; only the feature count of ``X`` is used."""
         check_n_bits(self.n_bits)
