@@ -54,14 +54,14 @@ def uniform_bits(n: int, n_bits: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).random((n, n_bits)) < 0.5
 
 
-def median_time(fn, repeats: int = 5, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` in seconds over ``repeats`` runs after ``warmup``."""
+def median_time(fn, *args, repeats: int = 5, warmup: int = 1) -> float:
+    """Median wall time of ``fn(*args)`` in seconds over ``repeats`` runs after ``warmup``."""
     for _ in range(warmup):
-        fn()
+        fn(*args)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
+        fn(*args)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 

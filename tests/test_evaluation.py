@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.helpers import gaussian_classes, oracle_cosine_top_k, oracle_range, random_codes
@@ -150,3 +151,26 @@ def test_radius_sweep_errors(sweep_setup):
         radius_sweep(index, Xd, yd, Xq, yq, qbits, timing="never")
     with pytest.raises(ValueError, match="the index holds"):
         radius_sweep(index, Xd[:5], yd[:5], Xq, yq, qbits)
+
+
+def test_batch_and_single_sweeps_agree_at_every_radius(sweep_setup):
+    # The batch sweep switches to an all-pairs view at large radii; the
+    # single-query sweep never does. Both must report the same numbers.
+    index, Xd, yd, Xq, yq, qbits = sweep_setup
+    batch = radius_sweep(index, Xd, yd, Xq, yq, qbits, max_radius=10, timing="batch")
+    single = radius_sweep(index, Xd, yd, Xq, yq, qbits, max_radius=10, timing="single")
+    cols = ["radius", "precision_at_10", "nn_accuracy", "mean_candidates"]
+    pd.testing.assert_frame_equal(batch[cols], single[cols])
+
+
+def test_reranker_float32_pass_keeps_near_ties_exact():
+    # Scores closer together than float32 can tell apart: the float64 re-check
+    # must still order them exactly (and ties by id).
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal(64)
+    X = base + 1e-5 * rng.standard_normal((200, 64))  # cosines differ by ~1e-10
+    q = base[None, :]
+    lims = np.array([0, 200])
+    top = CosineReranker(X).top_k(q, lims, np.arange(200), k=10)
+    expected = oracle_cosine_top_k(X, q[0], np.arange(200), 10)
+    assert top[0].tolist() == expected

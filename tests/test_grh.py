@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from helpers import gaussian_classes
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
@@ -31,8 +34,23 @@ def label_similarity(y):
     return (y[:, None] == y[None, :]).astype(float)
 
 
-def literal_grh(X, S, n_bits, n_iter, alpha, C, seed, intercept, init=None):
-    """MISSION.md's GRH written out with loops; seeds drawn as GRH draws them."""
+# solver="liblinear" runs the literal reference's own LinearSVC calls, so the two
+# agree to rounding. solver="newton" solves the same convex SVM problems with
+# another method: it is compared with a literal run whose LinearSVC is solved
+# far below its default tol (1e-4, which stops ~5e-4 from the optimum here,
+# larger than the Newton solver's own ~1e-7), and must agree to 1e-5 relative
+# (1e-6 absolute, for entries near 0) with the same bits. SVM_TOL maps a solver
+# to the literal reference's LinearSVC tol; TOLERANCE to assert_allclose's.
+SVM_TOL = {"liblinear": 1e-4, "newton": 1e-10}
+TOLERANCE = {"liblinear": {"rtol": 1e-10, "atol": 1e-12}, "newton": {"rtol": 1e-5, "atol": 1e-6}}
+SOLVERS = ["liblinear", "newton"]
+
+
+def literal_grh(X, S, n_bits, n_iter, alpha, C, seed, intercept, init=None, svm_tol=1e-4):
+    """MISSION.md's GRH written out with loops; seeds drawn as GRH draws them.
+
+    ``svm_tol`` is LinearSVC's stopping tolerance (1e-4 is its default).
+    """
     n, d = X.shape
     rng = np.random.RandomState(seed)
     if init is None:
@@ -59,14 +77,18 @@ def literal_grh(X, S, n_bits, n_iter, alpha, C, seed, intercept, init=None):
         for j in range(n_bits):
             if j in constant:
                 continue
-            svm = LinearSVC(
-                C=C,
-                loss="squared_hinge",
-                dual=False,
-                fit_intercept=True,
-                max_iter=1000,
-                random_state=seeds[j],
-            ).fit(X, B_new[:, j])
+            with warnings.catch_warnings():
+                # A tight svm_tol may stop on max_iter at the limits of float64.
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                svm = LinearSVC(
+                    C=C,
+                    loss="squared_hinge",
+                    dual=False,
+                    fit_intercept=True,
+                    max_iter=1000,
+                    tol=svm_tol,
+                    random_state=seeds[j],
+                ).fit(X, B_new[:, j])
             W[:, j], b[j] = svm.coef_[0], svm.intercept_[0]
     bits = X @ W + (b if intercept else 0.0) >= 0
     return W, b, bits
@@ -79,79 +101,69 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
+@pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("alpha", [0.25, 0.75])
 @pytest.mark.parametrize("intercept", [False, True])
-def test_matches_literal_formulas_with_labels(small, alpha, intercept):
+def test_matches_literal_formulas_with_labels(small, alpha, intercept, solver):
     X, y = small
-    grh = GRH(n_bits=8, n_iter=3, alpha=alpha, intercept=intercept, random_state=7).fit(X, y)
-    W, b, bits = literal_grh(X, label_similarity(y), 8, 3, alpha, 1.0, 7, intercept)
-    np.testing.assert_allclose(grh.hyperplanes_, W, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(grh.intercepts_, b, rtol=1e-10, atol=1e-12)
+    grh = GRH(
+        n_bits=8, n_iter=3, alpha=alpha, intercept=intercept, solver=solver, random_state=7
+    ).fit(X, y)
+    W, b, bits = literal_grh(
+        X, label_similarity(y), 8, 3, alpha, 1.0, 7, intercept, svm_tol=SVM_TOL[solver]
+    )
+    np.testing.assert_allclose(grh.hyperplanes_, W, **TOLERANCE[solver])
+    np.testing.assert_allclose(grh.intercepts_, b, **TOLERANCE[solver])
     np.testing.assert_array_equal(grh.transform(X), bits)
 
 
-def test_matches_literal_formulas_with_dense_similarity(small):
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_matches_literal_formulas_with_dense_similarity(small, solver):
     X, _ = small
     rng = np.random.default_rng(0)
     S = rng.random((60, 60)) * (rng.random((60, 60)) < 0.2)  # weighted, sparse-ish graph
     np.fill_diagonal(S, 1.0)
-    grh = GRH(n_bits=8, n_iter=2, alpha=0.75, random_state=3).fit(X, similarity=S)
-    W, b, bits = literal_grh(X, S, 8, 2, 0.75, 1.0, 3, False)
-    np.testing.assert_allclose(grh.hyperplanes_, W, rtol=1e-10, atol=1e-12)
+    grh = GRH(n_bits=8, n_iter=2, alpha=0.75, solver=solver, random_state=3)
+    grh.fit(X, similarity=S)
+    W, b, bits = literal_grh(X, S, 8, 2, 0.75, 1.0, 3, False, svm_tol=SVM_TOL[solver])
+    np.testing.assert_allclose(grh.hyperplanes_, W, **TOLERANCE[solver])
     np.testing.assert_array_equal(grh.transform(X), bits)
 
 
-@pytest.mark.parametrize("as_sparse", [False, True])
-def test_similarity_from_labels_equals_labels(small, as_sparse):
+@pytest.mark.parametrize("C", [0.01, 1.0])
+def test_solvers_agree_on_bits(small, C):
+    # Default LinearSVC against Newton: hyperplanes differ by LinearSVC's own stopping
+    # error (up to 3e-4 relative measured here), the codes not at all. (Its tol is
+    # relative to the gradient at 0, which grows with C: at C=100 it stops far from
+    # the optimum, so large C is checked against a tight LinearSVC in test_svm.py.)
     X, y = small
-    S = label_similarity(y)
-    S = sp.csr_matrix(S) if as_sparse else S
-    by_labels = GRH(n_bits=8, n_iter=3, alpha=0.75, random_state=1).fit(X, y)
-    by_graph = GRH(n_bits=8, n_iter=3, alpha=0.75, random_state=1).fit(X, similarity=S)
-    np.testing.assert_allclose(by_graph.hyperplanes_, by_labels.hyperplanes_, rtol=1e-10)
-    np.testing.assert_array_equal(by_graph.transform(X), by_labels.transform(X))
-    # Pairs with S_ij > 0, i != j, are exactly the same-class pairs.
+    fits = {s: GRH(n_bits=16, alpha=0.75, C=C, solver=s, random_state=2).fit(X, y) for s in SOLVERS}
+    newton, liblinear = fits["newton"], fits["liblinear"]
+    scale = np.abs(liblinear.hyperplanes_).max()
     np.testing.assert_allclose(
-        by_graph.history_["same_class_identical"], by_labels.history_["same_class_identical"]
+        newton.hyperplanes_, liblinear.hyperplanes_, rtol=0, atol=1e-3 * scale
     )
+    np.testing.assert_array_equal(newton.transform(X), liblinear.transform(X))
+    np.testing.assert_equal(newton.history_, liblinear.history_)
 
 
-def test_no_iterations_is_lsh(small):
-    X, y = small
-    grh = GRH(n_bits=16, n_iter=0, alpha=0.0, random_state=11).fit(X, y)
-    lsh = LSH(n_bits=16, random_state=11).fit(X)
-    np.testing.assert_array_equal(grh.hyperplanes_, lsh.hyperplanes_)
-    np.testing.assert_array_equal(grh.transform(X), lsh.transform(X))
-
-
-def test_alpha_below_half_ignores_labels(small):
-    # R and B are +-1, so alpha * R outvotes (1 - alpha) * B only when alpha > 0.5:
-    # at the article's 0.25 the labels cannot change a bit (see the GRH docstring).
-    X, y = small
-    shuffled = np.random.default_rng(0).permutation(y)
-    fitted = GRH(n_bits=8, alpha=0.25).fit(X, y)
-    np.testing.assert_array_equal(
-        fitted.hyperplanes_, GRH(n_bits=8, alpha=0.25).fit(X, shuffled).hyperplanes_
-    )
-    assert not np.array_equal(
-        fitted.hyperplanes_, GRH(n_bits=8, alpha=0.75).fit(X, shuffled).hyperplanes_
-    )
-
-
-def test_constant_bit_is_redrawn(small):
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_constant_bit_is_redrawn(small, solver):
     X, y = small
     X = X.copy()
     X[:, 0] = np.abs(X[:, 0]) + 0.1  # feature 0 positive: hyperplane e_0 gives all ones
     init = np.random.default_rng(0).standard_normal((10, 4))
     init[:, 2] = 0.0
     init[0, 2] = 1.0
-    grh = GRH(n_bits=4, n_iter=1, init_hyperplanes=init, random_state=0).fit(X, y)
+    grh = GRH(n_bits=4, n_iter=1, init_hyperplanes=init, solver=solver, random_state=0).fit(X, y)
     assert grh.history_["redrawn"] == [0, 1]
     assert grh.n_redrawn_ == 1
     assert not np.allclose(grh.hyperplanes_[:, 2], init[:, 2])
     assert grh.intercepts_[2] == 0.0
-    W, _, bits = literal_grh(X, label_similarity(y), 4, 1, 0.25, 1.0, 0, False, init=init)
-    np.testing.assert_allclose(grh.hyperplanes_, W, rtol=1e-10, atol=1e-12)
+    W, _, bits = literal_grh(
+        X, label_similarity(y), 4, 1, 0.25, 1.0, 0, False, init=init, svm_tol=SVM_TOL[solver]
+    )
+    np.testing.assert_allclose(grh.hyperplanes_, W, **TOLERANCE[solver])
     np.testing.assert_array_equal(grh.transform(X), bits)
 
 
@@ -191,6 +203,8 @@ def test_errors(small):
         GRH(n_bits=4).fit(X, similarity=-np.eye(60))
     with pytest.raises(ValueError, match=r"init_hyperplanes must have shape .*\(10, 4\)"):
         GRH(n_bits=4, init_hyperplanes=np.ones((10, 3))).fit(X, y)
+    with pytest.raises(ValueError, match="solver must be one of"):
+        GRH(solver="lbfgs").fit(X, y)
     with pytest.raises(ValueError, match="kernel must be one of"):
         GRH(kernel="poly").fit(X, y)
     with pytest.raises(ValueError, match="alpha must be"):
@@ -210,9 +224,20 @@ def test_seed_controls_bits(small):
 
 def test_threads_give_the_same_hyperplanes(small):
     X, y = small
-    serial = GRH(n_bits=8, alpha=0.75, n_jobs=None).fit(X, y)
-    threaded = GRH(n_bits=8, alpha=0.75, n_jobs=2, progress=True).fit(X, y)
+    serial = GRH(n_bits=8, alpha=0.75, solver="liblinear", n_jobs=None).fit(X, y)
+    threaded = GRH(n_bits=8, alpha=0.75, solver="liblinear", n_jobs=2, progress=True).fit(X, y)
     np.testing.assert_array_equal(threaded.hyperplanes_, serial.hyperplanes_)
+
+
+@pytest.mark.parametrize("n_jobs", [2, 3, -1])
+def test_newton_threads_change_only_rounding(small, n_jobs):
+    # Newton splits the bits into one batch per thread; other batch shapes round
+    # differently in the matrix products (measured up to 1e-15), nothing more.
+    X, y = small
+    serial = GRH(n_bits=8, alpha=0.75, n_jobs=None).fit(X, y)
+    threaded = GRH(n_bits=8, alpha=0.75, n_jobs=n_jobs, progress=True).fit(X, y)
+    np.testing.assert_allclose(threaded.hyperplanes_, serial.hyperplanes_, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(threaded.transform(X), serial.transform(X))
 
 
 def test_rbf_kernel_maps_new_data(small):

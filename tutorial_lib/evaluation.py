@@ -17,7 +17,14 @@ from .index import HashIndex
 #: Above this share of the database per query, re-ranking multiplies the
 #: queries by the whole database (one BLAS call) instead of gathering rows.
 DENSE_RERANK_SHARE = 0.05
-DENSE_RERANK_SHARE_SINGLE = 0.5
+DENSE_RERANK_SHARE_SINGLE = 0.2
+
+#: A batch radius sweep switches to all-pairs distances and scores once the
+#: mean candidate count passes this share of the database (see _DenseSweep).
+DENSE_SWEEP_SHARE = 0.02
+
+#: ... as long as its matrices (5 bytes per query and item) stay this small.
+DENSE_SWEEP_MAX_ELEMENTS = 1 << 26
 
 #: Elements of the queries x database score matrix computed at once.
 BLOCK_ELEMENTS = 1 << 23
@@ -133,8 +140,9 @@ class CosineReranker:
 def _dense_share(n_queries):
     """Candidate share of the database above which a dense product is cheaper.
 
-    One query: gathering a row costs about twice as much as streaming it in a
-    matrix-vector product, so gather below half of the database. Many
+    One query: a gathered row costs about four times a row streamed through a
+    matrix-vector product (benchmarks/RESULTS.md: 24,000 gathered rows took
+    17 ms, a pass over all 58,682 rows 4 ms), so gather below a fifth. Many
     queries: the matrix-matrix product reads the database once for a whole
     block of queries, so it wins much earlier (measured on the benchmark
     machine: about 3,000 gathered rows cost as much as one query's share of the
@@ -211,7 +219,10 @@ def radius_sweep(
     k : int, default=10
     timing : {'batch', 'single'}, default='batch'
         'batch' times all queries of a radius in one call (probe + re-rank)
-        and reports the time per query; 'single' times each query alone, as a
+        and reports the time per query; once the candidates fill a large share
+        of the database, the remaining radii share one all-pairs distance and
+        score matrix (same results; its build time is counted in every
+        radius it serves); 'single' times each query alone, as a
         user typing one query would see it (slower overall).
     reranker : CosineReranker, optional
         Reuse one across sweeps over the same database.
@@ -239,13 +250,10 @@ def radius_sweep(
     X_query = np.asarray(X_query, dtype=np.float64)
     query_keys = bits_to_keys(query_bits)
     rows = []
+    batch = _BatchSweep(index, reranker, X_query, query_keys, k)
     for radius in range(min(max_radius, index.n_bits) + 1):
         if timing == "batch":
-            start = time.perf_counter()
-            lims, _, ids = index.range_search_keys(query_keys, radius, sort=False)
-            top = reranker.top_k(X_query, lims, ids, k)
-            seconds = np.full(len(query_keys), (time.perf_counter() - start) / len(query_keys))
-            counts = np.diff(lims)
+            top, counts, seconds = batch.run(radius)
         else:
             top, counts, seconds = _single_queries(index, reranker, X_query, query_keys, radius, k)
         hits = label_hits(top, y_database, y_query)
@@ -261,10 +269,86 @@ def radius_sweep(
     return pd.DataFrame(rows)
 
 
+class _BatchSweep:
+    """All queries of one radius per call, timed as a whole.
+
+    Small radii take the index path (range search, then re-rank). Once the
+    candidates are a large share of the database, producing the candidate
+    lists costs more than scoring everything, so the remaining radii switch to
+    one all-pairs distance and score matrix (:class:`_DenseSweep`). Its build
+    time is added to *every* radius it serves, so each reported time is what
+    answering that radius from scratch costs on this path.
+    """
+
+    def __init__(self, index, reranker, X_query, query_keys, k):
+        self.index, self.reranker, self.k = index, reranker, k
+        self.X_query, self.query_keys = X_query, query_keys
+        self.dense = None
+        self.use_dense = False
+
+    def run(self, radius):
+        n_queries = len(self.query_keys)
+        if self.use_dense:
+            if self.dense is None:
+                self.dense = _DenseSweep(self.index, self.reranker, self.X_query, self.query_keys)
+            start = time.perf_counter()
+            top, counts = self.dense.top_k(radius, self.k)
+            seconds = time.perf_counter() - start + self.dense.build_seconds
+        else:
+            # Untimed warm-up: the flip masks for a radius are built once and
+            # cached, a set-up cost like building the index, not a query cost.
+            self.index.range_search_keys(self.query_keys[:1], radius, sort=False)
+            start = time.perf_counter()
+            lims, _, ids = self.index.range_search_keys(self.query_keys, radius, sort=False)
+            top = self.reranker.top_k(self.X_query, lims, ids, self.k)
+            seconds = time.perf_counter() - start
+            counts = np.diff(lims)
+        # Radii only grow, so once the dense view pays it serves every later radius.
+        self.use_dense = self.use_dense or (
+            counts.mean() > DENSE_SWEEP_SHARE * self.index.ntotal
+            and n_queries * self.index.ntotal <= DENSE_SWEEP_MAX_ELEMENTS
+        )
+        return top, counts, np.full(n_queries, seconds / max(n_queries, 1))
+
+
+class _DenseSweep:
+    """Every (query, item) Hamming distance and float32 score, computed once.
+
+    At large radii most of the database is a candidate, and producing the
+    candidate lists (millions of ids) costs more than scoring them. Here one
+    distance matrix and one matrix product serve every remaining radius; the
+    top k at radius r are the best scores among items with distance <= r,
+    re-checked in float64 exactly like :meth:`CosineReranker.top_k`.
+    """
+
+    def __init__(self, index, reranker, X_query, query_keys):
+        start = time.perf_counter()
+        self.reranker = reranker
+        self.Q = unit_rows(X_query)
+        self.distances = hamming_distance_matrix(query_keys, index.keys)
+        self.scores = self.Q.astype(np.float32) @ reranker._unit32.T
+        self.build_seconds = time.perf_counter() - start
+
+    def top_k(self, radius, k):
+        nq = len(self.Q)
+        top = np.full((nq, k), -1, dtype=np.int64)
+        counts = np.zeros(nq, dtype=np.int64)
+        margin = 2 * self.reranker.tolerance
+        for i in range(nq):
+            cand = np.flatnonzero(self.distances[i] <= radius)
+            counts[i] = len(cand)
+            if len(cand):
+                near = _near_top(self.scores[i, cand], cand, k, margin)
+                top_ids = _best_k(self.reranker.unit_database[near] @ self.Q[i], near, k)
+                top[i, : len(top_ids)] = top_ids
+        return top, counts
+
+
 def _single_queries(index, reranker, X_query, query_keys, radius, k):
     top = np.full((len(query_keys), k), -1, dtype=np.int64)
     counts = np.zeros(len(query_keys), dtype=np.int64)
     seconds = np.zeros(len(query_keys))
+    index.range_search_keys(query_keys[:1], radius, sort=False)  # untimed: builds the masks
     for i in range(len(query_keys)):
         start = time.perf_counter()
         lims, _, ids = index.range_search_keys(query_keys[i : i + 1], radius, sort=False)

@@ -49,10 +49,19 @@ DIRECT_ADDRESS_MAX_BITS = 22
 
 #: Relative cost of one probed bucket against one scanned distinct key. A probe
 #: is a random memory access (a lookup or a binary search); a scanned key is one
-#: XOR and popcount in a streaming numpy pass. Measured on the benchmark machine.
+#: XOR and popcount in a streaming numpy pass. A multi-index candidate is
+#: gathered, verified and de-duplicated: measured at 64 bits (58,682 LSH
+#: codes, benchmarks/bench_mih.py) about 50 ns per candidate against 4 ns per
+#: scanned key, hence VERIFY_COST = 12. (It was 2 before verification moved
+#: ahead of de-duplication; the estimate then under-priced multi-index ~6x.)
 PROBE_COST = 4.0
 SCAN_COST = 1.0
-VERIFY_COST = 2.0
+VERIFY_COST = 12.0
+
+#: k-NN on long codes runs another multi-index round only while verifying its
+#: candidates costs less than this share of scanning every code (measured at
+#: 64 bits: the substring-radius-2 round cost 96 ms and saved 40 ms of scan).
+KNN_ROUND_SHARE = 0.25
 
 #: Largest number of probe keys (flip masks) we are willing to materialise.
 MAX_MASKS = 2_000_000
@@ -61,7 +70,7 @@ MAX_MASKS = 2_000_000
 SCAN_BLOCK_ELEMENTS = 1 << 24
 
 #: Distances computed at once by the k-NN scan; small enough to stay in cache
-#: across the repeated counting passes (measured: 2**18 is ~2x faster than 2**24).
+#: between computing and filtering them (measured: 2**18 is ~2x faster than 2**24).
 KNN_SCAN_BLOCK_ELEMENTS = 1 << 18
 
 STRATEGIES = ("auto", "probe", "multi_index", "scan")
@@ -495,8 +504,18 @@ class HashIndex:
         return table.bucket_of_item
 
     def _range_multi_index(self, qkeys, radius):
+        sub_radius = radius // len(self.substring_tables)
+        qidx, ids, dist = self._multi_index_candidates(qkeys, sub_radius)
+        keep = dist <= radius
+        return qidx[keep], dist[keep], ids[keep]
+
+    def _multi_index_candidates(self, qkeys, sub_radius):
+        """Every item with some substring within ``sub_radius`` bits of the query's.
+
+        Each (query, item) pair appears once, grouped by query, with its full
+        distance: a superset of the items within ``m * (sub_radius + 1) - 1``.
+        """
         tables = self.substring_tables
-        sub_radius = radius // len(tables)
         cand_q, cand_ids, cand_table = [], [], []
         for t, (shift, width, table) in enumerate(tables):
             masks = flip_masks(width, sub_radius)
@@ -509,26 +528,18 @@ class HashIndex:
         qidx = np.concatenate(cand_q)
         ids = np.concatenate(cand_ids)
         table_of = np.concatenate(cand_table)
-        # Verify first (cheap and vectorised), so the duplicate removal below
-        # only sees the few true matches: deduplicating every candidate with
-        # np.unique cost 50x more than the verification.
         xor = qkeys[qidx] ^ self.keys[ids]
-        dist = np.bitwise_count(xor)
-        keep = np.flatnonzero(dist <= radius)
-        qidx, ids, dist, xor, table_of = qidx[keep], ids[keep], dist[keep], xor[keep], table_of[keep]
         # An item within reach of several substrings was found once per table:
-        # keep only the copy from the first table that reaches it.
+        # keep only the copy from the first table that reaches it. (Sorting
+        # all pairs with np.unique instead cost 50x the verification.)
         first = np.ones(len(ids), dtype=bool)
         for t, (shift, width, _) in enumerate(tables[:-1]):
             reached = np.bitwise_count(_substring(xor, shift, width)) <= sub_radius
             first &= ~(reached & (table_of > t))
         # Group by query (stable: ascending ids within a table's bucket).
-        order = np.argsort(qidx[first], kind="stable")
-        return (
-            qidx[first][order],
-            dist[first][order].astype(np.int64),
-            ids[first][order],
-        )
+        qidx, ids, xor = qidx[first], ids[first], xor[first]
+        order = np.argsort(qidx, kind="stable")
+        return qidx[order], ids[order], np.bitwise_count(xor[order]).astype(np.int64)
 
     def search(self, query_bits, k: int):
         """The ``k`` nearest items by Hamming distance, ties broken by smaller id.
@@ -546,12 +557,13 @@ class HashIndex:
     def search_keys(self, query_keys, k: int):
         """:meth:`search` for queries given as bucket keys.
 
-        Exact k-NN as a sequence of range searches of growing radius: once a
-        query has at least ``k`` items within ``r`` bits, its first ``k``
-        results in (distance, id) order are the answer. Each round uses the
-        strategy :meth:`plan` picks, so short codes probe and long codes use
-        multi-index hashing; when the plan says a scan is cheapest, the queries
-        still open are answered by one scan of all codes (:meth:`_search_scan`).
+        Exact k-NN as a sequence of searches of growing radius: once a query
+        has at least ``k`` items within ``r`` bits, its first ``k`` results in
+        (distance, id) order are the answer. Short codes probe
+        (:meth:`_search_rounds`); long codes use multi-index candidates
+        (:meth:`_search_multi_index`). Queries still open when growing the
+        radius would cost more than a scan are answered by one scan of all
+        codes (:meth:`_search_scan`).
         """
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
@@ -562,51 +574,116 @@ class HashIndex:
         if self.ntotal == 0 or nq == 0:
             return distances, ids
         k_found = min(k, self.ntotal)  # fewer items than k: pad the rest with -1
-        pending = np.arange(nq)
-        radius = 0
-        while len(pending):
-            plan = self.plan(radius)
-            if plan.strategy == "scan":
-                break
-            if plan.strategy == "multi_index":
-                # Multi-index costs the same for every radius with the same
-                # substring radius: search the largest such radius at once.
-                m = len(self.substring_tables)
-                radius = min(self.n_bits, (radius // m + 1) * m - 1)
-            lims, dist, found = self.range_search_keys(qkeys[pending], radius, plan.strategy)
-            done = np.diff(lims) >= k_found
-            pos = _ragged_arange(lims[:-1][done], np.full(done.sum(), k_found))
-            distances[pending[done], :k_found] = dist[pos].reshape(-1, k_found)
-            ids[pending[done], :k_found] = found[pos].reshape(-1, k_found)
-            pending = pending[~done]
-            radius += 1
+        out = (distances[:, :k_found], ids[:, :k_found])
+        upper = np.full(nq, self.n_bits, dtype=np.int64)  # bound on each k-th distance
+        if self.n_bits > DIRECT_ADDRESS_MAX_BITS:
+            pending = self._search_multi_index(qkeys, k_found, out, upper)
+        else:
+            pending = self._search_rounds(qkeys, k_found, out)
         if len(pending):
-            distances[pending, :k_found], ids[pending, :k_found] = self._search_scan(
-                qkeys[pending], k_found
-            )
+            d, i = self._search_scan(qkeys[pending], k_found, upper[pending])
+            distances[pending, :k_found], ids[pending, :k_found] = d, i
         return distances, ids
 
-    def _search_scan(self, qkeys, k):
+    def _search_rounds(self, qkeys, k, out):
+        """Range searches at radius 0, 1, ... while :meth:`plan` prefers probing."""
+        pending = np.arange(len(qkeys))
+        radius = 0
+        while len(pending) and self.plan(radius).strategy == "probe":
+            lims, dist, found = self.range_search_keys(qkeys[pending], radius, "probe")
+            done = np.diff(lims) >= k
+            _store_first_k(out, pending[done], lims[:-1][done], dist, found, k)
+            pending = pending[~done]
+            radius += 1
+        return pending
+
+    def _search_multi_index(self, qkeys, k, out, upper):
+        """Multi-index candidates at substring radius 0, 1, ... (long codes).
+
+        Round ``s`` finds every item within ``m * (s + 1) - 1`` bits. Queries
+        with ``k`` of those are done; for the others, the k-th smallest
+        distance among all their candidates bounds the k-th distance from
+        above (``upper``), which makes the final scan cheap. Rounds stop when
+        the next one's candidates would cost more to verify than a scan.
+        """
+        m = len(self.substring_tables)
+        width = min(w for _, w in self._substring_bounds())
+        pending = np.arange(len(qkeys))
+        for sub_radius in range(width + 1):
+            qidx, found, dist = self._multi_index_candidates(qkeys[pending], sub_radius)
+            radius = m * (sub_radius + 1) - 1
+            # Per query, how many candidates lie at each distance: tells which
+            # queries have k results within the radius, and an upper bound on
+            # the k-th distance for the others, without sorting all candidates.
+            hist = np.bincount(
+                qidx * (self.n_bits + 1) + dist, minlength=len(pending) * (self.n_bits + 1)
+            ).reshape(len(pending), self.n_bits + 1)
+            cum = np.cumsum(hist, axis=1)
+            done = cum[:, radius] >= k
+            has_k = cum[:, -1] >= k
+            upper[pending[has_k]] = np.argmax(cum[has_k] >= k, axis=1)
+            if done.any():
+                # Only the done queries' results within the radius get sorted.
+                keep = done[qidx] & (dist <= radius)
+                q_d, f_d, d_d = qidx[keep], found[keep], dist[keep]
+                order = np.lexsort((f_d, d_d, q_d))
+                starts = np.r_[0, np.cumsum(cum[done, radius])[:-1]]
+                _store_first_k(out, pending[done], starts, d_d[order], f_d[order], k)
+            n_candidates = len(qidx) - int(hist[done].sum())
+            pending = pending[~done]
+            grow = n_probes(width, sub_radius + 1) / n_probes(width, sub_radius)
+            next_cost = VERIFY_COST * grow * n_candidates
+            scan_cost = SCAN_COST * self.ntotal * len(pending)
+            if not len(pending) or next_cost > KNN_ROUND_SHARE * scan_cost:
+                break
+        return pending
+
+    def _search_scan(self, qkeys, k, upper):
         """Exact k-NN by computing the distance to every item (k <= ntotal).
 
-        Distances fit in uint8, so a per-row ``np.bincount`` histogram gives
-        the k-th distance (measured 5x faster than ``np.partition`` per row);
-        the items within it are few, and a stable sort keeps ties in id order.
-        Blocks are small so each row's distances are still in cache.
+        ``upper`` bounds each query's k-th distance from above; the items
+        within it (usually a few hundred) are sorted by (distance, id). Where
+        the bound is loose (``n_bits``), a per-row ``np.bincount`` histogram of
+        the uint8 distances finds the k-th distance first (measured 5x faster
+        than ``np.partition``). Blocks are small so the distances stay in cache.
         """
         distances = np.empty((len(qkeys), k), dtype=np.int64)
         ids = np.empty((len(qkeys), k), dtype=np.int64)
         keys = self.keys
         rows = max(1, KNN_SCAN_BLOCK_ELEMENTS // max(len(keys), 1))
+        # Reused buffers: fresh multi-megabyte temporaries per block would be
+        # new pages from the OS every time (page faults cost ~30% here).
+        xor = np.empty((rows, len(keys)), dtype=np.uint64)
+        dist_buf = np.empty((rows, len(keys)), dtype=np.uint8)
+        mask_buf = np.empty((rows, len(keys)), dtype=bool)
         for start in range(0, len(qkeys), rows):
-            block = np.bitwise_count(qkeys[start : start + rows, None] ^ keys[None, :])
-            for row, dist in enumerate(block, start=start):
-                counts = np.cumsum(np.bincount(dist, minlength=self.n_bits + 1))
-                kth = int(np.argmax(counts >= k))
-                near = np.flatnonzero(dist <= kth)  # ascending ids
-                best = near[np.argsort(dist[near], kind="stable")[:k]]
-                distances[row], ids[row] = dist[best], best
+            n = min(rows, len(qkeys) - start)
+            np.bitwise_xor(qkeys[start : start + n, None], keys[None, :], out=xor[:n])
+            block = np.bitwise_count(xor[:n], out=dist_buf[:n])
+            bound = upper[start : start + n].copy()
+            for row in np.flatnonzero(bound >= self.n_bits):
+                counts = np.cumsum(np.bincount(block[row], minlength=self.n_bits + 1))
+                bound[row] = np.argmax(counts >= k)
+            within = np.less_equal(block, bound[:, None].astype(np.uint8), out=mask_buf[:n])
+            # flatnonzero: 10x faster than a 2-D np.nonzero here.
+            flat = np.flatnonzero(within)
+            qi, item = np.divmod(flat, len(keys))
+            dist = block.ravel()[flat]
+            order = np.lexsort((item, dist, qi))
+            first = np.r_[0, np.cumsum(np.bincount(qi, minlength=len(block)))[:-1]]
+            pos = (first[:, None] + np.arange(k)).ravel()
+            distances[start : start + len(block)] = dist[order[pos]].reshape(-1, k)
+            ids[start : start + len(block)] = item[order[pos]].reshape(-1, k)
         return distances, ids
+
+
+def _store_first_k(out, rows, starts, dist, ids, k):
+    """Write the k results starting at ``starts`` (one per row) into ``out`` rows."""
+    if not len(rows):
+        return
+    pos = (starts[:, None] + np.arange(k)).ravel()
+    out[0][rows] = dist[pos].reshape(-1, k)
+    out[1][rows] = ids[pos].reshape(-1, k)
 
 
 def _substring(keys: np.ndarray, shift: int, width: int) -> np.ndarray:

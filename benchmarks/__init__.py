@@ -1,0 +1,1 @@
+"""Benchmarks of tutorial_lib: run them all with ``python benchmarks/run_all.py [--quick]``."""
