@@ -1105,7 +1105,7 @@ def nb05() -> list:
             """
             same_class = (toy_y[:, None] == toy_y[None, :]).astype(float)
             S = same_class / same_class.sum(axis=1, keepdims=True)
-            R = np.where(S @ B0 >= 0, 1.0, -1.0)  # the class vote (a tie counts as +1)
+            R = np.sign(S @ B0)  # the class vote; a tie (0) leaves the item's own bit to decide
 
             alpha = 0.75
             B1 = np.where(alpha * R + (1 - alpha) * B0 >= 0, 1.0, -1.0)

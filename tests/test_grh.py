@@ -325,3 +325,12 @@ def test_labels_help_when_alpha_above_half(digits):
     supervised = GRH(n_bits=16, alpha=0.75, random_state=0).fit(X_train, y_train)
     article = GRH(n_bits=16, alpha=0.25, random_state=0).fit(X_train, y_train)
     assert retrieval(supervised, digits)[0] >= retrieval(article, digits)[0] + 0.15
+
+
+def test_rbf_default_gamma_is_the_median_heuristic():
+    X, y = gaussian_classes(80, 6, n_classes=3, seed=1)
+    grh = GRH(n_bits=4, n_iter=1, kernel="rbf", n_landmarks=20, random_state=0).fit(X, y)
+    pairs = [np.sum((X[i] - X[j]) ** 2) for i in range(80) for j in range(i + 1, 80)]
+    assert grh.gamma_ == pytest.approx(1 / np.median(pairs))
+    assert GRH(n_bits=4, n_iter=1, kernel="rbf", gamma=0.5).fit(X, y).gamma_ == 0.5
+    assert GRH(n_bits=4, n_iter=1).fit(X, y).gamma_ is None

@@ -29,6 +29,19 @@ DENSE_SWEEP_MAX_ELEMENTS = 1 << 26
 #: Elements of the queries x database score matrix computed at once.
 BLOCK_ELEMENTS = 1 << 23
 
+#: A query with more candidates than this is first screened in a small
+#: projection (see :class:`CosineReranker`); fewer are cheaper to score directly.
+PRUNE_MIN_CANDIDATES = 256
+
+#: Leading principal directions kept by the screening projection (128 bytes
+#: per item in float32 against 2 KB for a 512-d row). Measured on the
+#: benchmark data at radius 4: 32 directions leave ~5% of the candidates.
+PRUNE_DIMS = 32
+
+#: Up to this many candidates a single query is scored in float64 directly
+#: (fewer numpy calls than the float32 pass and its exact re-check).
+DIRECT_FLOAT64_MAX = 32
+
 
 # --------------------------------------------------------------------------- basic measures
 def precision_at_k(retrieved_labels, query_label, k: int = 10) -> float:
@@ -92,6 +105,9 @@ class CosineReranker:
         # (n + 2) * 2**-24 (inputs rounded once, n accumulations), doubled
         # for safety; float64 errors are a billion times smaller.
         self.tolerance = 2 * (n_features + 2) * 2.0**-24
+        self._screen = None
+        if len(self.unit_database) > PRUNE_MIN_CANDIDATES and n_features > 2 * PRUNE_DIMS:
+            self._screen = _Screen(self.unit_database, PRUNE_DIMS)
 
     def top_k(self, X_query, lims, ids, k: int = 10):
         """The ``k`` candidates nearest in cosine distance, per query.
@@ -108,12 +124,19 @@ class CosineReranker:
         """
         _check_k(k)
         Q = unit_rows(np.atleast_2d(X_query))
-        Q32 = Q.astype(np.float32)
         lims = np.asarray(lims)
         ids = np.asarray(ids)
+        top = np.full((len(Q), k), -1, dtype=np.int64)
+        if len(Q) == 1:
+            # One query (what a user waits for): no per-batch set-up at all.
+            cand = ids[lims[0] : lims[1]]
+            if len(cand):
+                top_ids = self._rerank_one(Q[0], cand, k)
+                top[0, : len(top_ids)] = top_ids
+            return top
+        Q32 = Q.astype(np.float32)
         counts = np.diff(lims)
         n_db = len(self._unit32)
-        top = np.full((len(Q), k), -1, dtype=np.int64)
         # Many candidates: one matrix product over the whole database is cheaper
         # than gathering rows (BLAS-3 versus a gather). Few: gather.
         dense = len(ids) > _dense_share(len(Q)) * n_db * len(Q)
@@ -124,17 +147,80 @@ class CosineReranker:
                 cand = ids[lims[i] : lims[i + 1]]
                 if dense:
                     approx = scores[i - start, cand]
+                    near = _near_top(approx, cand, k, 2 * self.tolerance)
+                    top_ids = _best_k(self.unit_database[near] @ Q[i], near, k)
                 else:
-                    # Ascending ids: the gather reads memory in order (measured
-                    # 3x faster than bucket order). einsum runs in this thread:
-                    # a BLAS matrix-vector product this small mostly waits for
-                    # its worker threads on a busy machine.
-                    cand = np.sort(cand)
-                    approx = np.einsum("ij,j->i", self._unit32[cand], Q32[i])
-                near = _near_top(approx, cand, k, 2 * self.tolerance)
-                top_ids = _best_k(self.unit_database[near] @ Q[i], near, k)
+                    top_ids = self._rerank_one(Q[i], cand, k, Q32[i])
                 top[i, : len(top_ids)] = top_ids
         return top
+
+    def _rerank_one(self, q, cand, k, q32=None):
+        """Top ``k`` of one query's candidates (``q`` a unit row), ties by id.
+
+        Few candidates: scored in float64 directly. More: screened by
+        :class:`_Screen` (exact bounds), then the float32 pass and the float64
+        re-check of near-ties described in the class notes.
+        """
+        if len(cand) <= max(k, DIRECT_FLOAT64_MAX):
+            return _best_k(self.unit_database[cand] @ q, cand, k)
+        if self._screen is not None and len(cand) > PRUNE_MIN_CANDIDATES:
+            cand = self._screen.prune(q, cand, k, self.tolerance)
+        if q32 is None:
+            q32 = q.astype(np.float32)
+        # Ascending ids: the gather reads memory in order (measured 3x faster
+        # than bucket order). einsum runs in this thread: a BLAS
+        # matrix-vector product this small mostly waits for its worker
+        # threads on a busy machine.
+        cand = np.sort(cand)
+        approx = np.einsum("ij,j->i", self._unit32[cand], q32)
+        near = _near_top(approx, cand, k, 2 * self.tolerance)
+        return _best_k(self.unit_database[near] @ q, near, k)
+
+
+class _Screen:
+    """Exact candidate screening in the leading principal directions.
+
+    With ``P`` the top ``d`` eigenvectors of the database's second-moment
+    matrix (orthonormal columns), every cosine splits as
+    ``<q, x> = <P'q, P'x> + <r_q, r_x>`` where ``r`` is the residual off the
+    subspace, and ``|<r_q, r_x>| <= |r_q| |r_x|`` (Cauchy-Schwarz). So from
+    ``d`` float32 numbers and one residual norm per item, each candidate's
+    similarity lies in ``[a - e, a + e]``. The k-th largest lower bound is a
+    floor for the k-th best similarity; a candidate whose upper bound is
+    below it cannot be in the top k (nor tied with it) and is dropped. The
+    bounds include the float32 rounding error (``tolerance``) plus a margin far
+    above float64 rounding, so the result is exactly the unscreened one.
+    """
+
+    #: Added to every bound: float64 rounding in the projection is ~1e-15.
+    SLACK = 1e-9
+
+    def __init__(self, unit_database, n_dims):
+        U = unit_database
+        _, vectors = np.linalg.eigh(U.T @ U)
+        self.P = np.ascontiguousarray(vectors[:, ::-1][:, :n_dims])
+        self.proj32 = np.empty((len(U), n_dims), dtype=np.float32)
+        self.residual = np.empty(len(U))
+        block = max(1, BLOCK_ELEMENTS // max(U.shape[1], 1))
+        for start in range(0, len(U), block):
+            X = U[start : start + block]
+            proj = X @ self.P
+            self.proj32[start : start + block] = proj
+            self.residual[start : start + block] = np.linalg.norm(X - proj @ self.P.T, axis=1)
+
+    def prune(self, q, cand, k, tolerance):
+        """The candidates that may be in ``q``'s top ``k`` (order kept)."""
+        if len(cand) <= k:
+            return cand
+        pq = q @ self.P
+        rq = float(np.linalg.norm(q - self.P @ pq))
+        approx = self.proj32[cand] @ pq.astype(np.float32)
+        err = self.residual[cand] * rq
+        err += tolerance + self.SLACK
+        lower = approx - err
+        n = len(cand) - k
+        floor = np.partition(lower, n)[n]
+        return cand[approx + err >= floor]
 
 
 def _dense_share(n_queries):

@@ -124,6 +124,15 @@ def _hash(Z, hyperplanes, intercepts):
     return Z @ hyperplanes + intercepts >= 0
 
 
+def _median_gamma(X, max_rows=1000):
+    """``1 / median`` squared distance between (at most ``max_rows``) training items."""
+    rows = X[:: max(1, len(X) // max_rows)][:max_rows]
+    squared = np.sum(rows**2, axis=1)
+    distances = squared[:, None] + squared[None, :] - 2 * rows @ rows.T
+    median = np.median(distances[np.triu_indices(len(rows), k=1)])
+    return 1.0 / median if median > 0 else 1.0
+
+
 def _check_similarity(similarity, n_samples):
     """Validate S and return it row-normalised (CSR if sparse, else dense)."""
     if sp.issparse(similarity):
@@ -246,7 +255,10 @@ class GRH(TransformerMixin, BaseEstimator):
     n_landmarks : int, default=300
         Landmarks of the RBF map; capped at the training-set size.
     gamma : float or None, default=None
-        RBF width ``exp(-gamma ||x - l||^2)``; None means ``1 / n_features``.
+        RBF width ``exp(-gamma ||x - l||^2)``; None means the median heuristic,
+        ``1 / median squared distance`` between training items (stored as
+        ``gamma_``). scikit-learn's ``1 / n_features`` would make every kernel
+        value close to 1 on unit-length features, and most bits constant.
     intercept : bool, default=False
         False hashes with ``sign(w . x)`` as the article does, so the tutorial
         reproduces it; True uses the paper's ``sign(w . x + b)`` with the SVM
@@ -412,15 +424,16 @@ class GRH(TransformerMixin, BaseEstimator):
         if self.kernel == "rbf":
             # Seeded from rng before the LSH start draws, so for kernel="linear"
             # (no map) the start is exactly LSH(n_bits, random_state=seed).
+            self.gamma_ = _median_gamma(X) if self.gamma is None else float(self.gamma)
             self.feature_map_ = Nystroem(
                 kernel="rbf",
-                gamma=self.gamma,
+                gamma=self.gamma_,
                 n_components=min(self.n_landmarks, X.shape[0]),
                 random_state=rng,
             ).fit(X)
             Z = self.feature_map_.transform(X)
         else:
-            self.feature_map_ = None
+            self.feature_map_, self.gamma_ = None, None
             Z = X
 
         if self.init_hyperplanes is None:
