@@ -174,3 +174,68 @@ def test_reranker_float32_pass_keeps_near_ties_exact():
     top = CosineReranker(X).top_k(q, lims, np.arange(200), k=10)
     expected = oracle_cosine_top_k(X, q[0], np.arange(200), 10)
     assert top[0].tolist() == expected
+
+
+@pytest.fixture(scope="module")
+def screened():
+    # Enough items and features for the principal-direction screening.
+    from tutorial_lib.evaluation import PRUNE_DIMS, PRUNE_MIN_CANDIDATES
+
+    # Low-rank (like real features) so that screening drops candidates.
+    rng = np.random.default_rng(20)
+    basis = rng.standard_normal((8, 3 * PRUNE_DIMS))
+    Z, _ = gaussian_classes(2512, 8, n_classes=8, seed=21, spread=1.5)
+    X = Z @ basis + 0.2 * rng.standard_normal((2512, 3 * PRUNE_DIMS))
+    X, Q = X[:2500], X[2500:]
+    X[10:20] = X[5]  # exact duplicates: ties broken by id
+    X[30] = X[31] * 3.0  # same direction
+    X[40] = 0.0  # zero vector
+    Q[0] = X[5]  # query on the duplicated row
+    Q[1] = 0.0  # zero query: every cosine is 0, all tied
+    reranker = CosineReranker(X)
+    assert reranker._screen is not None
+    return X, Q, reranker, PRUNE_MIN_CANDIDATES
+
+
+@pytest.mark.parametrize("size", [5, 11, 60, 400, 1800, 2500])
+def test_screened_single_query_rerank_equals_a_literal_loop(screened, size):
+    X, Q, reranker, _ = screened
+    rng = np.random.default_rng(size)
+    for i in range(len(Q)):
+        cand = rng.choice(len(X), size=size, replace=False)
+        cand[:12] = np.arange(5, 17)[: min(12, size)]  # include the duplicates
+        cand = np.unique(cand)
+        rng.shuffle(cand)  # candidates need not be sorted
+        top = reranker.top_k(Q[i : i + 1], np.array([0, len(cand)]), cand, k=10)
+        expected = oracle_cosine_top_k(X, Q[i], cand, 10)
+        assert top[0, : len(expected)].tolist() == expected, f"query {i}, {size} candidates"
+
+
+def test_screened_batch_rerank_equals_single_and_unscreened(screened):
+    X, Q, reranker, _ = screened
+    rng = np.random.default_rng(3)
+    cand = [
+        np.unique(rng.choice(len(X), size=s))
+        for s in (0, 4, 300, 900, 2000, 50, 7, 1, 2500, 120, 30, 10)
+    ]
+    lims = np.r_[0, np.cumsum([len(c) for c in cand])]
+    ids = np.concatenate(cand)
+    batch = reranker.top_k(Q, lims, ids, k=10)
+    plain = CosineReranker(X)
+    plain._screen = None
+    unscreened = plain.top_k(Q, lims, ids, k=10)
+    for i, c in enumerate(cand):
+        single = reranker.top_k(Q[i : i + 1], np.array([0, len(c)]), c, k=10)
+        assert single[0].tolist() == batch[i].tolist() == unscreened[i].tolist()
+        expected = oracle_cosine_top_k(X, Q[i], c, 10)
+        assert batch[i, : len(expected)].tolist() == expected
+
+
+def test_screen_drops_only_items_that_cannot_be_in_the_top_k(screened):
+    X, Q, reranker, _ = screened
+    cand = np.arange(len(X))
+    for q in Q[2:]:
+        q = q / np.linalg.norm(q)
+        kept = set(reranker._screen.prune(q, cand, 10, reranker.tolerance).tolist())
+        assert set(oracle_cosine_top_k(X, q, cand, 10)) <= kept
+        assert len(kept) < len(X)  # and it does drop something on clustered data

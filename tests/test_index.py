@@ -151,3 +151,59 @@ def test_keys_and_bits_give_the_same_index():
     q = random_codes(5, 20, seed=10)
     for x, y in zip(a.range_search(q, 3), b.range_search(q, 3), strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("n_bits", [1, 8, 16])
+@pytest.mark.parametrize("sort", [True, False])
+def test_single_query_probe_path_equals_brute_force(n_bits, sort):
+    # One query with a direct-address table takes a leaner probe path.
+    index, db, queries = build(n_bits)
+    for radius in radii(n_bits):
+        if index.plan(radius).strategy != "probe":
+            continue
+        for i, (exp_ids, exp_dist) in enumerate(oracle_range(queries, db, radius)):
+            lims, dist, ids = index.range_search(queries[i : i + 1], radius, sort=sort)
+            assert lims.tolist() == [0, len(exp_ids)]
+            if not sort:
+                order = np.lexsort((ids, dist))
+                dist, ids = dist[order], ids[order]
+            np.testing.assert_array_equal(ids, exp_ids, err_msg=f"r={radius} query {i}")
+            np.testing.assert_array_equal(dist, exp_dist)
+
+
+def test_single_query_results_are_not_views_of_the_index():
+    index, db, queries = build(8)
+    _, _, ids = index.range_search(db[:1], 0)
+    ids[:] = -5
+    _, _, again = index.range_search(db[:1], 0)
+    assert (again >= 0).all()
+
+
+def test_cached_plans_follow_add_and_keep_validation():
+    index = HashIndex(8)
+    index.add(random_codes(50, 8, seed=1))
+    query = random_codes(1, 8, seed=2)
+    before = index.range_search(query, 3)
+    index.add(np.repeat(query, 4, axis=0))  # four exact copies of the query
+    lims, dist, ids = index.range_search(query, 3)
+    assert lims[1] == before[0][1] + 4
+    assert ids[:4].tolist() == [50, 51, 52, 53] and dist[:4].tolist() == [0, 0, 0, 0]
+    index.range_search(query, 1)  # cache radius 1 ...
+    with pytest.raises(ValueError, match="radius must be an integer"):
+        index.range_search(query, True)  # ... True must still be refused
+    with pytest.raises(ValueError, match="radius must be an integer"):
+        index.range_search(query, 1.0)
+
+
+@pytest.mark.parametrize("n_bits", [33, 64])
+def test_knn_scan_with_loose_and_tight_bounds_equals_brute_force(n_bits):
+    index, db, queries = build(n_bits, n=3000)
+    qkeys = bits_to_keys(queries)
+    exp_dist, exp_ids = oracle_knn(queries, db, 10)
+    loose = np.full(len(queries), n_bits)
+    tight = exp_dist[:, -1].copy()
+    mixed = np.where(np.arange(len(queries)) % 2 == 0, loose, tight + 1)
+    for upper in (loose, tight, mixed):
+        dist, ids = index._search_scan(qkeys, 10, upper.copy())
+        np.testing.assert_array_equal(ids, exp_ids)
+        np.testing.assert_array_equal(dist, exp_dist)

@@ -31,16 +31,16 @@ BLOCK_ELEMENTS = 1 << 23
 
 #: A query with more candidates than this is first screened in a small
 #: projection (see :class:`CosineReranker`); fewer are cheaper to score directly.
-PRUNE_MIN_CANDIDATES = 256
+PRUNE_MIN_CANDIDATES = 100
 
 #: Leading principal directions kept by the screening projection (128 bytes
 #: per item in float32 against 2 KB for a 512-d row). Measured on the
 #: benchmark data at radius 4: 32 directions leave ~5% of the candidates.
 PRUNE_DIMS = 32
 
-#: Up to this many candidates a single query is scored in float64 directly
-#: (fewer numpy calls than the float32 pass and its exact re-check).
-DIRECT_FLOAT64_MAX = 32
+#: Added to twice the float32 error before trusting a float32 order (float64
+#: rounding of the exact scores is ~1e-16).
+SEPARATION_SLACK = 1e-12
 
 
 # --------------------------------------------------------------------------- basic measures
@@ -148,7 +148,7 @@ class CosineReranker:
                 if dense:
                     approx = scores[i - start, cand]
                     near = _near_top(approx, cand, k, 2 * self.tolerance)
-                    top_ids = _best_k(self.unit_database[near] @ Q[i], near, k)
+                    top_ids = _best_k(_exact_scores(self.unit_database, near, Q[i]), near, k)
                 else:
                     top_ids = self._rerank_one(Q[i], cand, k, Q32[i])
                 top[i, : len(top_ids)] = top_ids
@@ -157,12 +157,12 @@ class CosineReranker:
     def _rerank_one(self, q, cand, k, q32=None):
         """Top ``k`` of one query's candidates (``q`` a unit row), ties by id.
 
-        Few candidates: scored in float64 directly. More: screened by
-        :class:`_Screen` (exact bounds), then the float32 pass and the float64
-        re-check of near-ties described in the class notes.
+        Many candidates are first screened by :class:`_Screen` (exact
+        bounds). The rest get the float32 pass; when its top ``k + 1`` scores
+        are separated by more than twice the float32 error, that order is
+        the exact one and no float64 row is read. Otherwise the near-ties are
+        re-checked in float64 as described in the class notes.
         """
-        if len(cand) <= max(k, DIRECT_FLOAT64_MAX):
-            return _best_k(self.unit_database[cand] @ q, cand, k)
         if self._screen is not None and len(cand) > PRUNE_MIN_CANDIDATES:
             cand = self._screen.prune(q, cand, k, self.tolerance)
         if q32 is None:
@@ -173,8 +173,38 @@ class CosineReranker:
         # threads on a busy machine.
         cand = np.sort(cand)
         approx = np.einsum("ij,j->i", self._unit32[cand], q32)
+        top = _top_if_separated(approx, cand, k, 2 * self.tolerance + SEPARATION_SLACK)
+        if top is not None:
+            return top
         near = _near_top(approx, cand, k, 2 * self.tolerance)
-        return _best_k(self.unit_database[near] @ q, near, k)
+        return _best_k(_exact_scores(self.unit_database, near, q), near, k)
+
+
+def _exact_scores(unit_database, rows, q):
+    """float64 cosines of the given rows with the unit query ``q``.
+
+    einsum, not ``@``: BLAS matrix-vector kernels round a row differently
+    depending on its position in the block (measured: two identical rows
+    scored 1e-17 apart), which would break exact ties by id.
+    """
+    return np.einsum("ij,j->i", unit_database[rows], q)
+
+
+def _top_if_separated(approx, ids, k, margin):
+    """Ids of the top ``k`` approximate scores if their order is certain, else None.
+
+    Each approximate score is within ``margin / 2`` of the exact one, so two
+    scores more than ``margin`` apart are in the exact order. If the best
+    ``min(k + 1, n)`` scores are pairwise that far apart (adjacent gaps
+    suffice once sorted), the exact top ``k`` and its order are known.
+    """
+    n = len(approx)
+    top = n - k - 1
+    head = np.argpartition(approx, top)[top:] if top > 0 else np.arange(n)
+    head = head[np.argsort(approx[head])[::-1]]
+    if n > 1 and not (approx[head[:-1]] - approx[head[1:]] > margin).all():
+        return None
+    return ids[head[:k]]
 
 
 class _Screen:
@@ -188,25 +218,35 @@ class _Screen:
     similarity lies in ``[a - e, a + e]``. The k-th largest lower bound is a
     floor for the k-th best similarity; a candidate whose upper bound is
     below it cannot be in the top k (nor tied with it) and is dropped. The
-    bounds include the float32 rounding error (``tolerance``) plus a margin far
-    above float64 rounding, so the result is exactly the unscreened one.
+    bounds include the float32 rounding error of the projected dot product
+    (``tolerance``) and of the bound arithmetic (:attr:`SLACK`), and the
+    stored residual norms are rounded up, so the result is exactly the
+    unscreened one.
     """
 
-    #: Added to every bound: float64 rounding in the projection is ~1e-15.
-    SLACK = 1e-9
+    #: float32 arithmetic on the bounds (values <= 2, a handful of roundings
+    #: of 2**-24 relative each) and float64 rounding in the projection.
+    SLACK = 1e-6
+
+    #: Above this share of the database, the projected scores of *all* items
+    #: are computed in one streaming pass and then gathered (a random gather
+    #: of 128-byte rows costs more per item than streaming them).
+    DENSE_SHARE = 0.15
 
     def __init__(self, unit_database, n_dims):
         U = unit_database
         _, vectors = np.linalg.eigh(U.T @ U)
         self.P = np.ascontiguousarray(vectors[:, ::-1][:, :n_dims])
         self.proj32 = np.empty((len(U), n_dims), dtype=np.float32)
-        self.residual = np.empty(len(U))
+        residual = np.empty(len(U))
         block = max(1, BLOCK_ELEMENTS // max(U.shape[1], 1))
         for start in range(0, len(U), block):
             X = U[start : start + block]
             proj = X @ self.P
             self.proj32[start : start + block] = proj
-            self.residual[start : start + block] = np.linalg.norm(X - proj @ self.P.T, axis=1)
+            residual[start : start + block] = np.linalg.norm(X - proj @ self.P.T, axis=1)
+        # Rounded up, so the bound stays a bound.
+        self.residual32 = np.nextafter(residual.astype(np.float32), np.float32(np.inf))
 
     def prune(self, q, cand, k, tolerance):
         """The candidates that may be in ``q``'s top ``k`` (order kept)."""
@@ -214,13 +254,19 @@ class _Screen:
             return cand
         pq = q @ self.P
         rq = float(np.linalg.norm(q - self.P @ pq))
-        approx = self.proj32[cand] @ pq.astype(np.float32)
-        err = self.residual[cand] * rq
-        err += tolerance + self.SLACK
+        pq32 = pq.astype(np.float32)
+        # einsum runs in this thread (see CosineReranker._rerank_one).
+        if len(cand) > self.DENSE_SHARE * len(self.proj32):
+            approx = np.einsum("ij,j->i", self.proj32, pq32)[cand]
+        else:
+            approx = np.einsum("ij,j->i", self.proj32[cand], pq32)
+        err = self.residual32[cand] * np.float32(rq)
+        err += np.float32(tolerance + self.SLACK)
         lower = approx - err
         n = len(cand) - k
         floor = np.partition(lower, n)[n]
-        return cand[approx + err >= floor]
+        approx += err  # now the upper bounds
+        return cand[approx >= floor]
 
 
 def _dense_share(n_queries):
@@ -425,7 +471,9 @@ class _DenseSweep:
             counts[i] = len(cand)
             if len(cand):
                 near = _near_top(self.scores[i, cand], cand, k, margin)
-                top_ids = _best_k(self.reranker.unit_database[near] @ self.Q[i], near, k)
+                top_ids = _best_k(
+                    _exact_scores(self.reranker.unit_database, near, self.Q[i]), near, k
+                )
                 top[i, : len(top_ids)] = top_ids
         return top, counts
 
