@@ -112,11 +112,9 @@ LOAD = code(
 # Row numbers of the database items in `dataset`, to show their images (digits).
 DB_ROWS = code(
     """
-    # The split shuffles rows; splitting the row numbers the same way tells where each
-    # database item came from, so we can show its image.
-    rows = split(np.arange(dataset.n_items)[:, None], dataset.y, random_state=SEED)
-    db_rows = rows.X_database[:, 0].astype(int)
-    q_rows = rows.X_query[:, 0].astype(int)
+    # The split shuffles rows; it records where each item came from, so we can show
+    # a database item's image from `dataset.images`.
+    db_rows, q_rows = parts.index_database, parts.index_query
     assert np.array_equal(X[db_rows], parts.X_database)
     """
 )

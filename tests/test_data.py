@@ -465,6 +465,10 @@ def test_split_parts_are_disjoint_and_complete(cifar_sized):
     parts = split(X, y)
     ids = np.concatenate([parts.X_query, parts.X_train, parts.X_database]).ravel()
     np.testing.assert_array_equal(np.sort(ids), X.ravel())
+    # X holds each row's own number, so the recorded row indices must equal it.
+    np.testing.assert_array_equal(parts.index_query, parts.X_query.ravel())
+    np.testing.assert_array_equal(parts.index_train, parts.X_train.ravel())
+    np.testing.assert_array_equal(parts.index_database, parts.X_database.ravel())
 
 
 def test_split_small_dataset_default():

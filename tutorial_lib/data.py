@@ -201,6 +201,11 @@ class Split:
     y_train: np.ndarray
     X_database: np.ndarray
     y_database: np.ndarray
+    #: Row numbers of each part in the array that was split, e.g. to show a
+    #: database item's image from ``Dataset.images``.
+    index_query: np.ndarray | None = None
+    index_train: np.ndarray | None = None
+    index_database: np.ndarray | None = None
 
     @property
     def sizes(self) -> dict[str, int]:
@@ -905,13 +910,26 @@ def split(X, y, query_size=None, train_size=None, random_state=42) -> Split:
             f"train_size={train_size!r} takes all {n_rest} rows left after the queries, leaving "
             "no database items; use a smaller train_size"
         )
-    X_rest, X_query, y_rest, y_query = train_test_split(
-        X, y, test_size=query_size, random_state=random_state
+    rows = np.arange(len(X))
+    # Splitting the row numbers alongside X and y shuffles them identically
+    # (one permutation per call), so the article's two calls are unchanged.
+    X_rest, X_query, y_rest, y_query, rows_rest, rows_query = train_test_split(
+        X, y, rows, test_size=query_size, random_state=random_state
     )
-    X_database, X_train, y_database, y_train = train_test_split(
-        X_rest, y_rest, test_size=train_size, random_state=random_state
+    X_database, X_train, y_database, y_train, rows_database, rows_train = train_test_split(
+        X_rest, y_rest, rows_rest, test_size=train_size, random_state=random_state
     )
-    return Split(X_query, y_query, X_train, y_train, X_database, y_database)
+    return Split(
+        X_query,
+        y_query,
+        X_train,
+        y_train,
+        X_database,
+        y_database,
+        rows_query,
+        rows_train,
+        rows_database,
+    )
 
 
 def _resolve_size(size, n_rows, param, items, rows):
