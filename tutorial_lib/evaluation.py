@@ -26,6 +26,9 @@ DENSE_SWEEP_SHARE = 0.02
 #: ... as long as its matrices (5 bytes per query and item) stay this small.
 DENSE_SWEEP_MAX_ELEMENTS = 1 << 26
 
+#: Below this many candidates a single query's rows are gathered unsorted.
+SORT_GATHER_MIN = 256
+
 #: Elements of the queries x database score matrix computed at once.
 BLOCK_ELEMENTS = 1 << 23
 
@@ -65,6 +68,12 @@ def precision_at_k(retrieved_labels, query_label, k: int = 10) -> float:
 def _check_k(k):
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
+
+
+def _unit_vector(q):
+    """``q`` scaled to unit length (zero stays zero), for one query: fewer calls than unit_rows."""
+    norm = float(np.sqrt(q @ q))
+    return q / norm if norm > 0 else np.zeros_like(q)
 
 
 def unit_rows(X) -> np.ndarray:
@@ -123,17 +132,19 @@ class CosineReranker:
         top : ndarray of shape (n_queries, k), int64, padded with ``-1``
         """
         _check_k(k)
-        Q = unit_rows(np.atleast_2d(X_query))
+        X_query = np.atleast_2d(np.asarray(X_query, dtype=np.float64))
         lims = np.asarray(lims)
         ids = np.asarray(ids)
-        top = np.full((len(Q), k), -1, dtype=np.int64)
-        if len(Q) == 1:
+        if len(X_query) == 1:
             # One query (what a user waits for): no per-batch set-up at all.
+            top = np.full((1, k), -1, dtype=np.int64)
             cand = ids[lims[0] : lims[1]]
             if len(cand):
-                top_ids = self._rerank_one(Q[0], cand, k)
+                top_ids = self._rerank_one(_unit_vector(X_query[0]), cand, k)
                 top[0, : len(top_ids)] = top_ids
             return top
+        Q = unit_rows(X_query)
+        top = np.full((len(Q), k), -1, dtype=np.int64)
         Q32 = Q.astype(np.float32)
         counts = np.diff(lims)
         n_db = len(self._unit32)
@@ -167,11 +178,12 @@ class CosineReranker:
             cand = self._screen.prune(q, cand, k, self.tolerance)
         if q32 is None:
             q32 = q.astype(np.float32)
-        # Ascending ids: the gather reads memory in order (measured 3x faster
-        # than bucket order). einsum runs in this thread: a BLAS
+        # Ascending ids: a large gather reads memory in order (measured 3x
+        # faster than bucket order); for a few rows the sort costs more. einsum runs in this thread: a BLAS
         # matrix-vector product this small mostly waits for its worker
         # threads on a busy machine.
-        cand = np.sort(cand)
+        if len(cand) > SORT_GATHER_MIN:
+            cand = np.sort(cand)
         approx = np.einsum("ij,j->i", self._unit32[cand], q32)
         top = _top_if_separated(approx, cand, k, 2 * self.tolerance + SEPARATION_SLACK)
         if top is not None:
@@ -200,8 +212,11 @@ def _top_if_separated(approx, ids, k, margin):
     """
     n = len(approx)
     top = n - k - 1
-    head = np.argpartition(approx, top)[top:] if top > 0 else np.arange(n)
-    head = head[np.argsort(approx[head])[::-1]]
+    if n <= 8 * (k + 1):  # small: one full sort costs less than partition + sort
+        head = np.argsort(approx)[::-1][: k + 1]
+    else:
+        head = np.argpartition(approx, top)[top:]
+        head = head[np.argsort(approx[head])[::-1]]
     if n > 1 and not (approx[head[:-1]] - approx[head[1:]] > margin).all():
         return None
     return ids[head[:k]]
