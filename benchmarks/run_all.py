@@ -108,7 +108,8 @@ def render(results, command, total) -> str:
     ]
     for res in results:
         for target, measured, met in res.get("checks", []):
-            lines.append(f"| {target} | {measured} | {'yes' if met else '**NO**'} |")
+            verdict = met if isinstance(met, str) else ("yes" if met else "**NO**")
+            lines.append(f"| {target} | {measured} | {verdict} |")
     for res in results:
         lines += ["", f"## {res['title']}", ""]
         if "seconds" in res:
