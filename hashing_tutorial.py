@@ -98,36 +98,24 @@ def _n_bits(text):
         ) from None
 
 
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
-    return value
+def _checked(convert, accept, what):
+    """An argparse ``type``: ``convert(text)``, kept only if ``accept(value)``."""
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _fraction_0_1(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text!r}")
-    return value
-
-
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(
-            f"must be an integer between 0 and 2**32 - 1, got {text!r}"
-        )
-    return value
+_non_negative_int = _checked(int, lambda v: v >= 0, "a non-negative integer")
+_fraction_0_1 = _checked(float, lambda v: 0.0 <= v <= 1.0, "a number between 0 and 1")
+_seed = _checked(int, lambda v: 0 <= v < 2**32, "an integer between 0 and 2**32 - 1")
 
 
 def _size(text):

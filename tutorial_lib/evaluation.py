@@ -158,8 +158,7 @@ class CosineReranker:
                 cand = ids[lims[i] : lims[i + 1]]
                 if dense:
                     approx = scores[i - start, cand]
-                    near = _near_top(approx, cand, k, 2 * self.tolerance)
-                    top_ids = _best_k(_exact_scores(self.unit_database, near, Q[i]), near, k)
+                    top_ids = self._refine(approx, cand, Q[i], k)
                 else:
                     top_ids = self._rerank_one(Q[i], cand, k, Q32[i])
                 top[i, : len(top_ids)] = top_ids
@@ -188,6 +187,14 @@ class CosineReranker:
         top = _top_if_separated(approx, cand, k, 2 * self.tolerance + SEPARATION_SLACK)
         if top is not None:
             return top
+        return self._refine(approx, cand, q, k)
+
+    def _refine(self, approx, cand, q, k):
+        """Exact top ``k`` from float32 scores ``approx`` of ``cand``, ties by id.
+
+        Only the candidates within ``2 * tolerance`` of the float32 k-th best
+        can be in the exact top k; they are scored again in float64.
+        """
         near = _near_top(approx, cand, k, 2 * self.tolerance)
         return _best_k(_exact_scores(self.unit_database, near, q), near, k)
 
@@ -480,15 +487,11 @@ class _DenseSweep:
         nq = len(self.Q)
         top = np.full((nq, k), -1, dtype=np.int64)
         counts = np.zeros(nq, dtype=np.int64)
-        margin = 2 * self.reranker.tolerance
         for i in range(nq):
             cand = np.flatnonzero(self.distances[i] <= radius)
             counts[i] = len(cand)
             if len(cand):
-                near = _near_top(self.scores[i, cand], cand, k, margin)
-                top_ids = _best_k(
-                    _exact_scores(self.reranker.unit_database, near, self.Q[i]), near, k
-                )
+                top_ids = self.reranker._refine(self.scores[i, cand], cand, self.Q[i], k)
                 top[i, : len(top_ids)] = top_ids
         return top, counts
 

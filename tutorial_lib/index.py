@@ -153,7 +153,7 @@ class _Table:
         self.keys = sorted_keys[starts]
         self.offsets = np.r_[starts, len(keys)].astype(np.int64)
         self.direct = None
-        self.bucket_of_item = None  # built on first use by a scan
+        self._bucket_of_item = None  # built on first use by a scan
         self._key_start = None  # built on first use by a single-query probe
         if n_bits <= DIRECT_ADDRESS_MAX_BITS:
             # direct[k] = index of bucket k among the distinct keys, or -1.
@@ -179,6 +179,14 @@ class _Table:
             self._key_start = start
         return self._key_start
 
+    @property
+    def bucket_of_item(self) -> np.ndarray:
+        """Bucket index of every item, in id order."""
+        if self._bucket_of_item is None:
+            self._bucket_of_item = np.empty(len(self.ids), dtype=np.int64)
+            self._bucket_of_item[self.ids] = np.repeat(np.arange(len(self.keys)), self.sizes)
+        return self._bucket_of_item
+
     def lookup(self, probe_keys: np.ndarray) -> np.ndarray:
         """Bucket index for every probe key (any shape), ``-1`` where empty."""
         if self.direct is not None:
@@ -188,6 +196,17 @@ class _Table:
         pos = np.searchsorted(self.keys, probe_keys)
         pos = np.minimum(pos, len(self.keys) - 1)
         return np.where(self.keys[pos] == probe_keys, pos, -1)
+
+    def probe(self, qkeys: np.ndarray, masks: np.ndarray):
+        """Items in the buckets ``key ^ mask`` for every query key and mask.
+
+        Returns, one entry per item found, grouped by query: the query's
+        position, the position of the mask that reached it, and the item id.
+        """
+        buckets = self.lookup(qkeys[:, None] ^ masks[None, :]).ravel()
+        ids, flat_hit, lengths = self.gather(buckets)
+        query_of, mask_of = np.divmod(flat_hit, len(masks))
+        return np.repeat(query_of, lengths), np.repeat(mask_of, lengths), ids
 
     def gather(self, buckets: np.ndarray):
         """Item ids of the given buckets (``-1`` skipped), and each id's bucket position."""
@@ -385,9 +404,8 @@ class HashIndex:
             raise ValueError(f"labels must have shape ({self.ntotal},), got {labels.shape}")
         table = self.table
         _, codes = np.unique(labels, return_inverse=True)
-        bucket_of_item = np.repeat(np.arange(len(table.keys)), table.sizes)
         counts = np.zeros((len(table.keys), codes.max() + 1), dtype=np.int64)
-        np.add.at(counts, (bucket_of_item, codes[table.ids]), 1)
+        np.add.at(counts, (table.bucket_of_item, codes), 1)
         return counts.max(axis=1) / table.sizes
 
     # ------------------------------------------------------------- planning
@@ -506,15 +524,9 @@ class HashIndex:
         return np.array([0, len(ids)], dtype=np.int64), dist, ids
 
     def _range_probe(self, qkeys, radius):
-        table = self.table
-        masks = flip_masks(self.n_bits, radius)
-        weight = np.bitwise_count(masks).astype(np.int64)
-        probes = qkeys[:, None] ^ masks[None, :]
-        buckets = table.lookup(probes).ravel()
-        ids, flat_hit, lengths = table.gather(buckets)
-        qidx = np.repeat(flat_hit // len(masks), lengths)
-        dist = np.repeat(weight[flat_hit % len(masks)], lengths)
-        return qidx, dist, ids
+        masks, weight = _masks_and_weights(self.n_bits, radius)
+        qidx, mask_of, ids = self.table.probe(qkeys, masks)
+        return qidx, weight[mask_of], ids
 
     def _scan_distances(self, qkeys, keys):
         """Yield (first query, distance block) over row blocks of the distance matrix."""
@@ -531,7 +543,7 @@ class HashIndex:
             within = dist <= radius
             n_found = int(sizes @ within.sum(axis=0))
             if n_found > len(dist) * self.ntotal // 4:
-                parts.append(self._expand_to_items(dist, within, start, radius))
+                parts.append(self._expand_to_items(dist, start, radius))
                 continue
             flat = np.flatnonzero(within)
             qi, bi = np.divmod(flat, dist.shape[1])
@@ -545,24 +557,16 @@ class HashIndex:
             )
         return _concat3(parts)
 
-    def _expand_to_items(self, dist, within, start, radius):
+    def _expand_to_items(self, dist, start, radius):
         """Most items match: test every item through its bucket's distance.
 
         Cheaper than gathering bucket by bucket when the answer is a large
         share of the database, and it yields ids already in ascending order.
         """
-        item_dist = dist[:, self._bucket_of_item]
+        item_dist = dist[:, self.table.bucket_of_item]
         flat = np.flatnonzero(item_dist <= radius)
         qi, ids = np.divmod(flat, self.ntotal)
         return qi + start, item_dist.ravel()[flat].astype(np.int64), ids
-
-    @property
-    def _bucket_of_item(self) -> np.ndarray:
-        table = self.table
-        if getattr(table, "bucket_of_item", None) is None:
-            table.bucket_of_item = np.empty(self.ntotal, dtype=np.int64)
-            table.bucket_of_item[table.ids] = np.repeat(np.arange(len(table.keys)), table.sizes)
-        return table.bucket_of_item
 
     def _range_multi_index(self, qkeys, radius):
         sub_radius = radius // len(self.substring_tables)
@@ -580,10 +584,8 @@ class HashIndex:
         cand_q, cand_ids, cand_table = [], [], []
         for t, (shift, width, table) in enumerate(tables):
             masks = flip_masks(width, sub_radius)
-            probes = _substring(qkeys, shift, width)[:, None] ^ masks[None, :]
-            buckets = table.lookup(probes).ravel()
-            ids, flat_hit, lengths = table.gather(buckets)
-            cand_q.append(np.repeat(flat_hit // len(masks), lengths))
+            qidx, _, ids = table.probe(_substring(qkeys, shift, width), masks)
+            cand_q.append(qidx)
             cand_ids.append(ids)
             cand_table.append(np.full(len(ids), t, dtype=np.int8))
         qidx = np.concatenate(cand_q)
@@ -717,8 +719,7 @@ class HashIndex:
         dist_buf = np.empty((rows, n_keys), dtype=np.uint8)
         mask_buf = np.empty((rows, n_keys), dtype=bool)
         bound = np.minimum(upper, self.n_bits).astype(np.uint8)
-        loose = np.zeros(len(qkeys), dtype=bool)
-        loose[upper >= self.n_bits] = True
+        loose = upper >= self.n_bits
         any_loose = bool(loose.any())
         # Per block only the passes over the distances; the few survivors of
         # every block are sorted together at the end (one sort instead of one
@@ -746,7 +747,7 @@ class HashIndex:
         # flat ascends, i.e. by (query, id): a stable sort by (query, distance)
         # gives the (query, distance, id) order.
         order = np.argsort(qi * (self.n_bits + 1) + dist, kind="stable")
-        first = np.r_[0, np.cumsum(np.bincount(qi, minlength=len(qkeys)))[:-1]]
+        first = _lims(qi, len(qkeys))[:-1]
         pos = order[(first[:, None] + np.arange(k)).ravel()]
         return dist[pos].reshape(-1, k), item[pos].reshape(-1, k)
 
